@@ -1,0 +1,11 @@
+//! The Reel daemon's library: configuration, the jobs store and queue, and the composition of
+//! the engines (prompt → timed media) with the pipeline (timed media → encoded outputs).
+//! `reeld` and `reelctl` are thin binaries over it.
+
+pub mod config;
+pub mod generate;
+pub mod logging;
+pub mod queue;
+pub mod service;
+pub mod store;
+pub mod worker;
