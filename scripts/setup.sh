@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs what Reel needs on a fresh Debian 12 machine, idempotently:
+#   - Debian packages (GStreamer with its plugins, mosquitto, dbus) when any is missing;
+#   - ONNX Runtime's shared library, unpacked from the PyPI `onnxruntime` wheel into .cache/.
+# It downloads nothing else. Source it (`. scripts/setup.sh`) to get ORT_DYLIB_PATH exported.
+set -euo pipefail
+
+REEL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ORT_VERSION=1.32.0
+APT_PACKAGES=(
+  pkg-config python3 python3-pip
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  mosquitto mosquitto-clients dbus libglib2.0-bin
+)
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+install_debian_packages() {
+  local missing=() pkg
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { say "need root (or sudo) to install: ${missing[*]}"; return 1; }
+    sudo=(sudo)
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_onnxruntime() {
+  local dir="$REEL_ROOT/.cache/onnxruntime"
+  ORT_DYLIB_PATH="$dir/libonnxruntime.so.$ORT_VERSION"
+  export ORT_DYLIB_PATH
+  [ -f "$ORT_DYLIB_PATH" ] && return 0
+  say "fetching ONNX Runtime $ORT_VERSION (PyPI wheel onnxruntime)"
+  local tmp
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "onnxruntime==$ORT_VERSION"
+  mkdir -p "$dir"
+  python3 - "$tmp" "$dir" <<'PY'
+import glob, os, sys, zipfile
+wheel = glob.glob(os.path.join(sys.argv[1], "onnxruntime-*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith("onnxruntime/capi/libonnxruntime.so"):
+            target = os.path.join(sys.argv[2], os.path.basename(name))
+            with z.open(name) as src, open(target + ".part", "wb") as dst:
+                dst.write(src.read())
+            os.replace(target + ".part", target)
+PY
+  rm -rf "$tmp"
+  [ -f "$ORT_DYLIB_PATH" ] || { say "the onnxruntime wheel had no libonnxruntime.so.$ORT_VERSION"; return 1; }
+}
+
+check_rust() {
+  command -v cargo >/dev/null || { say "cargo not found: install Rust 1.92 or newer (rustup.rs), then run again"; return 1; }
+}
+
+install_debian_packages
+install_onnxruntime
+check_rust
+say "ready (ORT_DYLIB_PATH=$ORT_DYLIB_PATH)"
