@@ -110,13 +110,13 @@ fn list_mismatches(mismatches: &[Mismatch]) -> String {
 pub enum RuntimeError {
     /// No ONNX Runtime library was configured and `ORT_DYLIB_PATH` is unset.
     #[error(
-        "no ONNX Runtime library configured: set runtime.ort_library or ORT_DYLIB_PATH to libonnxruntime.so.*, or run scripts/setup.sh to fetch one into .cache/onnxruntime/"
+        "no ONNX Runtime library configured: set ort_library under [engine.runtime] in reeld.toml, or ORT_DYLIB_PATH, to libonnxruntime.so.*, or run scripts/setup.sh to fetch one into .cache/onnxruntime/"
     )]
     LibraryNotConfigured,
 
     /// The configured library file does not exist.
     #[error(
-        "ONNX Runtime library {0} does not exist; run scripts/setup.sh or fix runtime.ort_library / ORT_DYLIB_PATH"
+        "ONNX Runtime library {0} does not exist; run scripts/setup.sh or fix ort_library under [engine.runtime] in reeld.toml / ORT_DYLIB_PATH"
     )]
     LibraryMissing(PathBuf),
 
