@@ -164,7 +164,7 @@ fn video_branch(decoded: Arc<Mutex<DecodedMedia>>) -> Result<Vec<gst::Element>, 
 }
 
 /// Copies a frame without the row padding GStreamer may add.
-fn packed_rgb(sample: &gst::Sample) -> Option<(u32, u32, Vec<u8>)> {
+pub(crate) fn packed_rgb(sample: &gst::Sample) -> Option<(u32, u32, Vec<u8>)> {
     let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
     let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer()?, &info).ok()?;
     let row = info.width() as usize * 3;
@@ -180,7 +180,7 @@ fn packed_rgb(sample: &gst::Sample) -> Option<(u32, u32, Vec<u8>)> {
 
 /// A buffer's timestamp as a player schedules it: demuxers express edit lists (encoder delay,
 /// B-frame offsets) through the segment, not the raw timestamps.
-fn running_time_ns(sample: &gst::Sample) -> u64 {
+pub(crate) fn running_time_ns(sample: &gst::Sample) -> u64 {
     let pts = sample.buffer().and_then(|b| b.pts());
     let segment = sample
         .segment()

@@ -132,7 +132,14 @@ pub(crate) fn make_element(factory: &str, name: &str) -> Result<gst::Element, Pi
 fn package_of(factory: &str) -> String {
     let package = match factory {
         "x264enc" => "gstreamer1.0-plugins-ugly",
-        "openh264enc" | "voaacenc" | "h264parse" | "videoparsersbad" => "gstreamer1.0-plugins-bad",
+        "openh264enc" | "voaacenc" | "h264parse" | "videoparsersbad" | "hlssink2" | "mpegtsmux"
+        | "srtsink" | "srtsrc" | "kmssink" | "waylandsink" => "gstreamer1.0-plugins-bad",
+        "rtph264pay" | "rtpmp4gpay" | "rtpopuspay" | "udpsink" | "rtspsrc" | "v4l2src" => {
+            "gstreamer1.0-plugins-good"
+        }
+        "pulsesrc" => "gstreamer1.0-pulseaudio",
+        "alsasrc" => "gstreamer1.0-alsa",
+        "glimagesink" => "gstreamer1.0-gl",
         "mp4mux" | "aacparse" | "qtdemux" => "gstreamer1.0-plugins-good",
         "avenc_aac" => "gstreamer1.0-libav",
         "nvv4l2h264enc" | "nvvidconv" => "NVIDIA's L4T GStreamer plugins (nvidia-l4t-gstreamer)",
@@ -149,7 +156,13 @@ pub(crate) fn video_encoder_chain(
     let encoder = make_element(&choice.video_encoder, "video-encoder")?;
     let bits = u64::from(bitrate_kbps) * 1000;
     match choice.video_encoder.as_str() {
-        "x264enc" => encoder.set_property_from_str("bitrate", &bitrate_kbps.to_string()),
+        "x264enc" => {
+            encoder.set_property_from_str("bitrate", &bitrate_kbps.to_string());
+            // With frame threads, x264's output depends on thread timing: under load the same
+            // frames encoded differently about 1 run in 8 here. One thread makes the same seed
+            // give the same file, at the cost of encode speed on large outputs.
+            encoder.set_property("threads", 1u32);
+        }
         "openh264enc" => {
             // Its default rate control ("quality") ignores the bitrate.
             encoder.set_property_from_str("rate-control", "bitrate");

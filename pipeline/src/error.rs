@@ -102,6 +102,10 @@ pub enum PipelineError {
         source: std::io::Error,
     },
 
+    /// The playout (or another long-lived worker) is no longer running.
+    #[error("stopped: {0}")]
+    Stopped(String),
+
     /// The discoverer could not read a media file.
     #[error("could not discover `{}`: {reason}", path.display())]
     Discover {

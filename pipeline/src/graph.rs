@@ -148,7 +148,7 @@ fn i32_of(value: u32, what: &str) -> Result<i32, PipelineError> {
     i32::try_from(value).map_err(|_| PipelineError::Config(format!("{what} {value} is too large")))
 }
 
-fn video_caps(format: ClipFormat) -> Result<gst::Caps, PipelineError> {
+pub(crate) fn video_caps(format: ClipFormat) -> Result<gst::Caps, PipelineError> {
     let fps = gst::Fraction::new(
         i32_of(format.fps_num, "fps")?,
         i32_of(format.fps_den, "fps")?,
@@ -160,7 +160,7 @@ fn video_caps(format: ClipFormat) -> Result<gst::Caps, PipelineError> {
         .map_err(|err| PipelineError::Config(format!("video format {format:?}: {err}")))
 }
 
-fn audio_caps(format: ClipFormat) -> Result<gst::Caps, PipelineError> {
+pub(crate) fn audio_caps(format: ClipFormat) -> Result<gst::Caps, PipelineError> {
     gst_audio::AudioInfo::builder(
         gst_audio::AudioFormat::F32le,
         format.sample_rate,
@@ -183,7 +183,7 @@ fn audio_queue_bytes(format: ClipFormat) -> u64 {
     u64::from(format.sample_rate) * u64::from(format.channels) * 4
 }
 
-fn appsrc(name: &str, caps: gst::Caps, max_bytes: u64) -> gst_app::AppSrc {
+pub(crate) fn appsrc(name: &str, caps: gst::Caps, max_bytes: u64) -> gst_app::AppSrc {
     gst_app::AppSrc::builder()
         .name(name)
         .caps(&caps)
@@ -197,7 +197,10 @@ fn appsrc(name: &str, caps: gst::Caps, max_bytes: u64) -> gst_app::AppSrc {
         .build()
 }
 
-fn add_chain(pipeline: &gst::Pipeline, elements: &[&gst::Element]) -> Result<(), PipelineError> {
+pub(crate) fn add_chain(
+    pipeline: &gst::Pipeline,
+    elements: &[&gst::Element],
+) -> Result<(), PipelineError> {
     pipeline
         .add_many(elements.iter().copied())
         .map_err(|err| PipelineError::Build(format!("adding elements: {err}")))?;

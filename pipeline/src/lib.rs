@@ -52,23 +52,39 @@
 //! ```
 
 mod bus;
+mod capture;
 mod config;
 mod decode;
 mod discover;
 mod encoders;
 mod error;
 mod graph;
+mod live_config;
+mod live_encode;
+mod live_feed;
+mod outputs;
 mod partial_file;
+pub mod playout;
+mod rtsp;
+mod slate;
+mod source;
 mod writer;
 
 use std::sync::OnceLock;
 
+pub use capture::{CaptureConfig, Captured, capture};
 pub use config::{AUTO, EncoderConfig};
 pub use decode::{DecodedMedia, decode_media, decode_video_frames};
 pub use discover::{AudioStreamInfo, MediaInfo, VideoStreamInfo, discover};
 pub use encoders::{EncoderChoice, probe_encoders};
 pub use error::PipelineError;
+pub use live_config::{
+    DisplayConfig, HlsConfig, OutputsConfig, PlayoutConfig, RtspConfig, SrtConfig, UdpConfig,
+};
+pub use live_feed::LiveFeed;
 pub use partial_file::remove_stale_partials;
+pub use playout::{Playout, PlayoutHandle, PlayoutStatus};
+pub use slate::SlateInfo;
 pub use writer::{Mp4Info, Mp4Writer};
 
 /// Initialises GStreamer once per process; later calls return the first outcome. Every entry

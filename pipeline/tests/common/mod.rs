@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod live;
+
 use std::f32::consts::TAU;
 
 use reel_clip::{Chunk, ClipFormat};
