@@ -26,6 +26,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// Encoded outputs.
     pub output: OutputConfig,
+    /// Local control over D-Bus.
+    pub dbus: DbusConfig,
 }
 
 /// Logging settings.
@@ -72,6 +74,66 @@ pub struct JobsConfig {
     pub shutdown_grace_secs: u64,
     /// How often the store is checked for jobs submitted by `reelctl submit` and for cancels.
     pub poll_interval_ms: u64,
+    /// A running job whose engine and encoder report nothing for this long counts as stuck:
+    /// watchdog pings stop and systemd restarts reeld (the job is then re-queued once). Raise it
+    /// where TensorRT engines are compiled on first load, which reports nothing for minutes.
+    pub stall_timeout_secs: u64,
+}
+
+/// The D-Bus API (`org.reel.Reel1`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DbusConfig {
+    /// Which bus to serve on; `reeld --bus` overrides it.
+    pub bus: BusKind,
+    /// How callers of mutating methods are checked on the system bus.
+    pub authorization: Authorization,
+    /// With `authorization = "group"`: the group whose members may call (the bus policy file
+    /// for kiosks admits the same group).
+    pub group: String,
+}
+
+/// A message bus, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusKind {
+    /// The system bus (production).
+    System,
+    /// The bus in `DBUS_SESSION_BUS_ADDRESS` (development, tests).
+    Session,
+    /// No D-Bus API; `reelctl` reaches reeld through the jobs database only.
+    None,
+}
+
+impl BusKind {
+    /// Lowercase name, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BusKind::System => "system",
+            BusKind::Session => "session",
+            BusKind::None => "none",
+        }
+    }
+}
+
+/// How mutating D-Bus calls are authorised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Authorization {
+    /// Ask polkit for every call (actions in `org.reel.Reel1.policy`).
+    Polkit,
+    /// Kiosks without polkit: members of `dbus.group` (plus root) may call.
+    Group,
+}
+
+impl Default for DbusConfig {
+    fn default() -> Self {
+        DbusConfig {
+            bus: BusKind::System,
+            authorization: Authorization::Polkit,
+            group: "reel".into(),
+        }
+    }
 }
 
 /// Where and how clips are written.
@@ -92,6 +154,7 @@ impl Default for Config {
             engine: EngineConfig::default(),
             jobs: JobsConfig::default(),
             output: OutputConfig::default(),
+            dbus: DbusConfig::default(),
         }
     }
 }
@@ -122,6 +185,7 @@ impl Default for JobsConfig {
             max_attempts: 2,
             shutdown_grace_secs: 30,
             poll_interval_ms: 250,
+            stall_timeout_secs: 900,
         }
     }
 }
@@ -225,10 +289,22 @@ impl Config {
             3600,
         )?;
         check_range("jobs.poll_interval_ms", jobs.poll_interval_ms, 10, 10_000)?;
+        check_range(
+            "jobs.stall_timeout_secs",
+            jobs.stall_timeout_secs,
+            1,
+            86_400,
+        )?;
         if self.state_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 key: "state_dir",
                 message: "must not be empty".into(),
+            });
+        }
+        if self.dbus.group.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "dbus.group",
+                message: "must name a Unix group, e.g. \"reel\"".into(),
             });
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
@@ -314,6 +390,8 @@ mod tests {
         assert!(message.contains("invalid type"), "{message}");
         let (key, _) = Config::parse("[log]\nformat = \"xml\"\n").unwrap_err();
         assert_eq!(key, "log.format");
+        let (key, _) = Config::parse("[dbus]\nbus = \"user\"\n").unwrap_err();
+        assert_eq!(key, "dbus.bus");
     }
 
     #[test]

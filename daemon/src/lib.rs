@@ -3,9 +3,13 @@
 //! `reeld` and `reelctl` are thin binaries over it.
 
 pub mod config;
+pub mod dbus;
+pub mod events;
 pub mod generate;
 pub mod logging;
 pub mod queue;
 pub mod service;
 pub mod store;
+pub mod supervision;
+pub mod systemd;
 pub mod worker;

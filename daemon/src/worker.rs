@@ -29,6 +29,13 @@ pub struct WorkItem {
 /// What the engine thread reports.
 #[derive(Debug)]
 pub enum WorkEvent {
+    /// A bundle was loaded; which provider runs its components.
+    EngineLoaded {
+        /// The bundle's name.
+        bundle: String,
+        /// The execution providers in use, e.g. `cpu`.
+        provider: String,
+    },
     /// A job moved on.
     Progress(JobId, Progress),
     /// A job ended.
@@ -120,6 +127,19 @@ fn run_one(
         Some((path, engine)) if path == item.bundle => &mut loaded.insert((path, engine)).1,
         _ => {
             let engine = load_engine(&item.bundle, runtime)?;
+            let mut providers: Vec<String> = engine
+                .providers()
+                .iter()
+                .map(|r| format!("{:?}", r.provider).to_lowercase())
+                .collect();
+            providers.dedup();
+            let event = WorkEvent::EngineLoaded {
+                bundle: engine.bundle().name().to_string(),
+                provider: providers.join("+"),
+            };
+            if events.send(event).is_err() {
+                tracing::debug!("engine loaded, but the service is gone");
+            }
             &mut loaded.insert((item.bundle.clone(), engine)).1
         }
     };

@@ -3,6 +3,11 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod bus;
+pub mod dbus_client;
+
+pub mod notify_socket;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -90,19 +95,39 @@ pub fn slow_bundle(dir: &Path, steps: u32) -> PathBuf {
 pub struct Setup {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
+    /// The private bus reeld serves on, if any (`DBUS_SESSION_BUS_ADDRESS` for both binaries).
+    pub bus_address: Option<String>,
 }
 
 impl Setup {
+    /// Without D-Bus: test machines have no system bus. `extra_toml` lands in `[jobs]`.
     pub fn new(extra_toml: &str) -> Setup {
+        Setup::with_dbus("bus = \"none\"", None, extra_toml)
+    }
+
+    /// Serving `org.reel.Reel1` on `bus`, with the group check (no polkit on a private bus).
+    pub fn on_bus(bus: &bus::PrivateBus, extra_toml: &str) -> Setup {
+        Setup::with_dbus(
+            "bus = \"session\"\nauthorization = \"group\"",
+            Some(bus.address.clone()),
+            extra_toml,
+        )
+    }
+
+    fn with_dbus(dbus_toml: &str, bus_address: Option<String>, extra_toml: &str) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("reeld.toml");
         let toml = format!(
-            "state_dir = {:?}\n[engine]\nbundle = {:?}\n[jobs]\npoll_interval_ms = 20\n{extra_toml}",
+            "state_dir = {:?}\n[engine]\nbundle = {:?}\n[dbus]\n{dbus_toml}\n[jobs]\npoll_interval_ms = 20\n{extra_toml}",
             dir.path().join("state"),
             tiny_bundle()
         );
         std::fs::write(&config, toml).unwrap();
-        Setup { dir, config }
+        Setup {
+            dir,
+            config,
+            bus_address,
+        }
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -112,6 +137,9 @@ impl Setup {
     pub fn reelctl(&self) -> Command {
         let mut cmd = reelctl();
         cmd.arg("--config").arg(&self.config);
+        if let Some(address) = &self.bus_address {
+            cmd.env("DBUS_SESSION_BUS_ADDRESS", address);
+        }
         cmd
     }
 
@@ -149,12 +177,22 @@ impl Setup {
     }
 
     pub fn start_reeld(&self) -> Reeld {
+        self.start_reeld_with_env(&[])
+    }
+
+    /// Starts `reeld` with extra environment variables (e.g. `NOTIFY_SOCKET`).
+    pub fn start_reeld_with_env(&self, env: &[(&str, &std::ffi::OsStr)]) -> Reeld {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("reeld.log"))
             .unwrap();
-        let child = reeld_command()
+        let mut cmd = reeld_command();
+        if let Some(address) = &self.bus_address {
+            cmd.env("DBUS_SESSION_BUS_ADDRESS", address);
+        }
+        cmd.envs(env.iter().copied());
+        let child = cmd
             .arg("--config")
             .arg(&self.config)
             .stdout(Stdio::null())

@@ -3,8 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
-use reel_daemon::config::{Config, EXIT_CONFIG};
+use clap::{Parser, ValueEnum};
+use reel_daemon::config::{BusKind, Config, EXIT_CONFIG};
+use reel_daemon::dbus::DbusApi;
+use reel_daemon::events::ServiceHandle;
+use reel_daemon::store::Store;
+use reel_daemon::systemd::Notifier;
 use reel_daemon::{logging, service};
 
 /// The Reel daemon: turns prompts into clips with sound.
@@ -17,9 +21,20 @@ struct Cli {
     /// State directory for the jobs database and media (overrides `state_dir`).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Which bus to serve org.reel.Reel1 on (overrides `dbus.bus`): `session` uses
+    /// DBUS_SESSION_BUS_ADDRESS; `none` serves no D-Bus API.
+    #[arg(long, value_enum, value_name = "BUS")]
+    bus: Option<Bus>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     print_config: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Bus {
+    System,
+    Session,
+    None,
 }
 
 fn main() -> ExitCode {
@@ -33,6 +48,13 @@ fn main() -> ExitCode {
     };
     if let Some(dir) = cli.state_dir {
         config.state_dir = dir;
+    }
+    if let Some(bus) = cli.bus {
+        config.dbus.bus = match bus {
+            Bus::System => BusKind::System,
+            Bus::Session => BusKind::Session,
+            Bus::None => BusKind::None,
+        };
     }
     if cli.print_config {
         print!("{}", config.to_toml());
@@ -49,13 +71,37 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(service::serve(config, shutdown_signal())) {
+    match runtime.block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e}");
+        Err(message) => {
+            tracing::error!("{message}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Opens the store, brings up the D-Bus API (so a bus problem stops reeld before any job is
+/// touched), then serves until a signal.
+async fn run(config: Config) -> Result<(), String> {
+    drop(Store::open(&config.database_path()).map_err(|e| e.to_string())?);
+    let handle = ServiceHandle::new();
+    let api = match config.dbus.bus {
+        BusKind::None => None,
+        bus => Some(
+            DbusApi::start(&config, bus, handle.clone())
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+    };
+    let shutdown = async {
+        shutdown_signal().await;
+        if let Some(api) = &api {
+            api.set_stopping();
+        }
+    };
+    let served = service::serve(config, handle, Notifier::from_env(), shutdown).await;
+    drop(api);
+    served.map_err(|e| e.to_string())
 }
 
 /// Resolves on SIGTERM or SIGINT.

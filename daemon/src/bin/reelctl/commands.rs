@@ -18,33 +18,33 @@ use crate::progress::ProgressView;
 #[derive(Debug, Args)]
 pub struct ClipArgs {
     /// What the clip shows, e.g. "a red rubber ball bounces on a wooden floor".
-    prompt: String,
+    pub(crate) prompt: String,
     /// Length in seconds (default: the bundle's).
     #[arg(long)]
-    seconds: Option<f64>,
+    pub(crate) seconds: Option<f64>,
     /// Noise seed; the same seed, prompt and bundle give the same clip (default: random).
     #[arg(long)]
-    seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Model bundle directory (default: `engine.bundle` from the configuration).
     #[arg(long, value_name = "PATH")]
-    bundle: Option<PathBuf>,
+    pub(crate) bundle: Option<PathBuf>,
 }
 
 /// Arguments of `reelctl generate`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
     #[command(flatten)]
-    clip: ClipArgs,
+    pub(crate) clip: ClipArgs,
     /// Where to write the MP4 (default: ./reel-<time>.mp4).
     #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// Arguments of `reelctl submit`.
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
     #[command(flatten)]
-    clip: ClipArgs,
+    pub(crate) clip: ClipArgs,
 }
 
 /// Arguments of `reelctl jobs`.
@@ -52,10 +52,10 @@ pub struct SubmitArgs {
 pub struct JobsArgs {
     /// How many of the newest jobs to show.
     #[arg(long, default_value_t = 20)]
-    limit: u32,
+    pub(crate) limit: u32,
     /// One JSON object per line instead of a table.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 struct Resolved {
@@ -189,29 +189,57 @@ pub fn jobs(config: &Config, args: JobsArgs) -> Result<(), Failure> {
         }
         return Ok(());
     }
+    print_header();
+    for job in &jobs {
+        let result = job.output.as_deref().or(job.error.as_deref()).unwrap_or("");
+        print_row(&Row {
+            id: job.id,
+            state: job.state.as_str(),
+            stage: job.progress.stage.as_str(),
+            fraction: job.progress.fraction,
+            attempts: job.attempts,
+            prompt: &job.prompt,
+            result,
+        });
+    }
+    Ok(())
+}
+
+/// One line of `reelctl jobs`.
+pub(crate) struct Row<'a> {
+    pub(crate) id: i64,
+    pub(crate) state: &'a str,
+    pub(crate) stage: &'a str,
+    pub(crate) fraction: f64,
+    pub(crate) attempts: u32,
+    pub(crate) prompt: &'a str,
+    pub(crate) result: &'a str,
+}
+
+pub(crate) fn print_header() {
     println!(
         "{:>5}  {:<10} {:<14} {:>5}  {:>3}  {:<32} RESULT",
         "ID", "STATE", "STAGE", "DONE", "TRY", "PROMPT"
     );
-    for job in &jobs {
-        let prompt: String = job.prompt.chars().take(30).collect();
-        let prompt = if job.prompt.chars().count() > 30 {
-            format!("{prompt}…")
-        } else {
-            prompt
-        };
-        let result = job.output.as_deref().or(job.error.as_deref()).unwrap_or("");
-        println!(
-            "{:>5}  {:<10} {:<14} {:>4.0}%  {:>3}  {:<32} {result}",
-            job.id,
-            job.state.as_str(),
-            job.progress.stage.as_str(),
-            job.progress.fraction * 100.0,
-            job.attempts,
-            prompt
-        );
-    }
-    Ok(())
+}
+
+pub(crate) fn print_row(row: &Row<'_>) {
+    let prompt: String = row.prompt.chars().take(30).collect();
+    let prompt = if row.prompt.chars().count() > 30 {
+        format!("{prompt}…")
+    } else {
+        prompt
+    };
+    println!(
+        "{:>5}  {:<10} {:<14} {:>4.0}%  {:>3}  {:<32} {}",
+        row.id,
+        row.state,
+        row.stage,
+        row.fraction * 100.0,
+        row.attempts,
+        prompt,
+        row.result
+    );
 }
 
 /// `reelctl cancel`.

@@ -3,6 +3,7 @@
 
 mod commands;
 mod progress;
+mod remote;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,15 +21,23 @@ struct Cli {
     /// State directory of the reeld to talk to (overrides `state_dir`).
     #[arg(long, global = true, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Talk to reeld over D-Bus on the system bus.
+    #[arg(long, global = true, conflicts_with = "session")]
+    system: bool,
+    /// Talk to reeld over D-Bus on the session bus (DBUS_SESSION_BUS_ADDRESS).
+    #[arg(long, global = true)]
+    session: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Make a clip here and now, in this process, and print its path.
+    /// Make a clip and print its path: in this process, or with --system/--session by reeld,
+    /// following its progress.
     Generate(commands::GenerateArgs),
-    /// Queue a job for the running reeld (through its jobs database) and print its id.
+    /// Queue a job for the running reeld (through its jobs database, or D-Bus with
+    /// --system/--session) and print its id.
     Submit(commands::SubmitArgs),
     /// List recent jobs.
     Jobs(commands::JobsArgs),
@@ -46,6 +55,8 @@ pub enum Failure {
     Config(String),
     /// The operation failed: exit 1.
     Failed(String),
+    /// The arguments do not go together: exit 2.
+    Usage(String),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +65,21 @@ fn main() -> ExitCode {
     let result = config.and_then(|mut config| {
         if let Some(dir) = cli.state_dir {
             config.state_dir = dir;
+        }
+        let bus = match (cli.system, cli.session) {
+            (true, _) => Some(remote::Bus::System),
+            (_, true) => Some(remote::Bus::Session),
+            _ => None,
+        };
+        if let Some(bus) = bus {
+            return remote::run(async move {
+                match cli.command {
+                    Command::Generate(args) => remote::generate(bus, args).await,
+                    Command::Submit(args) => remote::submit(bus, args).await,
+                    Command::Jobs(args) => remote::jobs(bus, args).await,
+                    Command::Cancel { id } => remote::cancel(bus, id).await,
+                }
+            });
         }
         match cli.command {
             Command::Generate(args) => commands::generate(&config, args),
@@ -71,6 +97,10 @@ fn main() -> ExitCode {
         Err(Failure::Failed(message)) => {
             eprintln!("reelctl: {message}");
             ExitCode::FAILURE
+        }
+        Err(Failure::Usage(message)) => {
+            eprintln!("reelctl: {message}");
+            ExitCode::from(2)
         }
     }
 }
