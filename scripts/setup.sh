@@ -12,7 +12,8 @@ APT_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  mosquitto mosquitto-clients dbus libglib2.0-bin
+  mosquitto mosquitto-clients dbus libglib2.0-bin systemd
+  systemd python3-venv # systemd-analyze, -sysusers, -tmpfiles and a venv for oelint-adv (#10)
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -62,7 +63,21 @@ check_rust() {
   command -v cargo >/dev/null || { say "cargo not found: install Rust 1.92 or newer (rustup.rs), then run again"; return 1; }
 }
 
+# oelint-adv, pinned, in its own venv: scripts/check-yocto-layer lints meta-reel with it (#10).
+OELINT_ADV_VERSION=9.11.2
+install_oelint_adv() {
+  local venv="$REEL_ROOT/.cache/oelint-venv"
+  if [ -x "$venv/bin/oelint-adv" ] && [ "$("$venv/bin/oelint-adv" --version 2>/dev/null)" = "oelint-adv $OELINT_ADV_VERSION" ]; then
+    return 0
+  fi
+  say "installing oelint-adv $OELINT_ADV_VERSION (PyPI) into .cache/oelint-venv"
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "oelint-adv==$OELINT_ADV_VERSION"
+}
+
 install_debian_packages
 install_onnxruntime
+install_oelint_adv
 check_rust
 say "ready (ORT_DYLIB_PATH=$ORT_DYLIB_PATH)"

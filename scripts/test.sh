@@ -11,3 +11,7 @@ echo "test: cargo clippy" >&2
 cargo clippy --workspace --all-targets -q -- -D warnings
 echo "test: cargo test" >&2
 cargo test --workspace --no-fail-fast
+echo "test: systemd units (verify, security, sysusers, tmpfiles)" >&2
+scripts/check-systemd-units
+echo "test: meta-reel (crates in sync with Cargo.lock, oelint-adv)" >&2
+scripts/check-yocto-layer
