@@ -16,11 +16,13 @@ pub struct Supervisor {
     liveness: Arc<Mutex<Liveness>>,
     last_status: String,
     stop: Arc<AtomicBool>,
+    ping_every: Option<Duration>,
     watchdog: Option<JoinHandle<()>>,
 }
 
 impl Supervisor {
-    /// Starts the watchdog task when the service manager asked for one. `loop_period` is the
+    /// Prepares the watchdog when the service manager asked for one (pings begin with
+    /// [`Supervisor::ready`]). `loop_period` is the
     /// longest the job loop may normally go between turns (its poll interval).
     pub fn start(notifier: Notifier, loop_period: Duration) -> Supervisor {
         let ping_every = notifier.watchdog_interval();
@@ -30,24 +32,13 @@ impl Supervisor {
             .unwrap_or(Duration::MAX)
             .max(loop_period * 3);
         let liveness = Arc::new(Mutex::new(Liveness::new(Instant::now(), stale_after)));
-        let stop = Arc::new(AtomicBool::new(false));
-        // A thread of its own, not a task: a job loop stuck in a blocking call can hold a
-        // runtime worker, and the pinger must neither be starved by that nor stuck with it.
-        let watchdog = ping_every.and_then(|every| {
-            let (notifier, liveness, stop) =
-                (notifier.clone(), Arc::clone(&liveness), Arc::clone(&stop));
-            std::thread::Builder::new()
-                .name("reel-watchdog".into())
-                .spawn(move || ping_while_alive(&notifier, &liveness, &stop, every))
-                .inspect_err(|e| tracing::error!("cannot start the watchdog thread: {e}"))
-                .ok()
-        });
         Supervisor {
             notifier,
             liveness,
             last_status: String::new(),
-            stop,
-            watchdog,
+            stop: Arc::new(AtomicBool::new(false)),
+            ping_every,
+            watchdog: None,
         }
     }
 
@@ -59,12 +50,27 @@ impl Supervisor {
             .beat(Instant::now());
     }
 
-    /// Everything is up.
+    /// Everything is up: `READY=1`, then the watchdog pings begin (systemd ignores pings that
+    /// come before READY, and the job loop has not turned yet).
     pub fn ready(&mut self, status: &str) {
         if let Err(e) = self.notifier.ready(status) {
             tracing::warn!("cannot notify the service manager: {e}");
         }
         self.last_status = status.to_string();
+        if let (Some(every), None) = (self.ping_every, &self.watchdog) {
+            // A thread of its own, not a task: a job loop stuck in a blocking call can hold a
+            // runtime worker, and the pinger must neither be starved by that nor stuck with it.
+            let (notifier, liveness, stop) = (
+                self.notifier.clone(),
+                Arc::clone(&self.liveness),
+                Arc::clone(&self.stop),
+            );
+            self.watchdog = std::thread::Builder::new()
+                .name("reel-watchdog".into())
+                .spawn(move || ping_while_alive(&notifier, &liveness, &stop, every))
+                .inspect_err(|e| tracing::error!("cannot start the watchdog thread: {e}"))
+                .ok();
+        }
     }
 
     /// Sends the status line if it changed.
