@@ -1,7 +1,6 @@
 //! Encode+mux throughput of `Mp4Writer` against `gst-launch-1.0` running the same elements, and
 //! the time from the last chunk in to a playable MP4. Run: `cargo bench -p reel-pipeline`.
-//! (Playout switch latency is reported by `PlayoutStatus::last_switch_latency`; the playout
-//! tests print it.)
+//! (Playout switch latency has its own bench: `cargo bench -p reel-pipeline --bench playout`.)
 
 use std::process::Command;
 use std::time::Instant;

@@ -7,7 +7,15 @@
 //!   pulsesrc num-buffers=100 ! audioconvert ! audioresample \
 //!   ! audio/x-raw,format=F32LE,rate=48000,channels=1 ! fakesink
 //! ```
-//! (tests use `videotestsrc is-live=true` and `audiotestsrc is-live=true` as the sources).
+//!
+//! Without a camera, the same with test sources (what the tests configure) runs as it is:
+//!
+//! ```text
+//! gst-launch-1.0 -e videotestsrc is-live=true num-buffers=48 ! videoconvert ! videoscale ! videorate \
+//!   ! video/x-raw,format=RGB,width=640,height=480,framerate=24/1 ! fakesink \
+//!   audiotestsrc is-live=true num-buffers=100 ! audioconvert ! audioresample \
+//!   ! audio/x-raw,format=F32LE,rate=48000,channels=1 ! fakesink
+//! ```
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -237,8 +237,13 @@ impl PlayoutConfig {
     pub fn validate(&self) -> Result<(), PipelineError> {
         let bad =
             |key: &str, why: &str| Err(PipelineError::Config(format!("playout.{key}: {why}")));
-        if self.width == 0 || self.width % 2 == 1 || self.width > 7680 {
-            return bad("width", "must be even, non-zero and at most 7680");
+        // A multiple of 4: the slate and the sources hand over packed RGB rows (3 × width bytes),
+        // but GStreamer's RGB layout pads every row to 4 bytes, which a width of 4n + 2 needs.
+        if self.width == 0 || !self.width.is_multiple_of(4) || self.width > 7680 {
+            return bad(
+                "width",
+                "must be a multiple of 4, non-zero and at most 7680",
+            );
         }
         if self.height == 0 || self.height % 2 == 1 || self.height > 4320 {
             return bad("height", "must be even, non-zero and at most 4320");
@@ -253,5 +258,22 @@ impl PlayoutConfig {
             return bad("channels", "must be between 1 and 8");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn width_must_be_a_multiple_of_4() {
+        let cfg = |width| PlayoutConfig {
+            width,
+            ..PlayoutConfig::default()
+        };
+        assert!(cfg(160).validate().is_ok());
+        let err = cfg(162).validate().expect_err("4n + 2 refused");
+        assert!(err.to_string().contains("playout.width"), "{err}");
+        assert!(cfg(0).validate().is_err());
     }
 }

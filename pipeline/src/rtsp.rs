@@ -5,11 +5,31 @@
 //! connected while the program behind it changes. When the last client leaves, the media is
 //! unprepared and leaves the fan-out.
 //!
+//! The buffers reach the media with their running time as PTS (see `outputs::Fanout::push`):
+//! the media pipeline shares the playout's clock and base time, and its RTP sinks sync on it.
+//!
 //! The media factory's launch line (the `appsrc`s are fed by the playout):
 //!
 //! ```text
 //! ( appsrc name=video ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1
 //!   appsrc name=audio ! aacparse ! rtpmp4gpay name=pay1 pt=97 )
+//! ```
+//!
+//! The same chain with test sources in place of the encoder, runnable as it is:
+//!
+//! ```text
+//! gst-launch-1.0 videotestsrc is-live=true num-buffers=48 ! video/x-raw,width=320,height=240,framerate=24/1 \
+//!   ! videoconvert ! x264enc tune=zerolatency key-int-max=24 ! h264parse config-interval=-1 \
+//!   ! rtph264pay name=pay0 pt=96 config-interval=-1 ! fakesink \
+//!   audiotestsrc is-live=true num-buffers=50 ! audioconvert ! avenc_aac ! aacparse \
+//!   ! rtpmp4gpay name=pay1 pt=97 ! fakesink
+//! ```
+//!
+//! A client that records what the server sends (Ctrl-C ends the recording cleanly):
+//!
+//! ```text
+//! gst-launch-1.0 -e rtspsrc location=rtsp://127.0.0.1:8554/reel protocols=tcp ! rtph264depay \
+//!   ! h264parse ! mp4mux ! filesink location=rec.mp4
 //! ```
 
 use std::sync::Arc;

@@ -19,7 +19,6 @@ use reel_pipeline::{
 const SHUTDOWN: Duration = Duration::from_secs(10);
 
 #[test]
-#[ignore = "incomplete: the RTSP media prepares and PLAY succeeds, but no H.264 reaches the client yet"]
 fn rtsp_client_records_continuously_across_a_switch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dark = flat_clip(dir.path(), "dark.mp4", 30);
@@ -36,9 +35,14 @@ fn rtsp_client_records_continuously_across_a_switch() {
     let handle = playout.handle();
     let url = playout.rtsp_url().expect("rtsp url").to_owned();
     let recording = dir.path().join("rec.ts");
+    // buffer-mode=none: timestamps from RTP alone, so the recording shows what the server sent,
+    // not when packets arrived. max-ts-offset-adjustment: about one run in five once showed a
+    // 290 ms jump (not a whole number of frames, no frame missing) a second or two in, most
+    // likely rtpbin's audio/video lip-sync correcting for the buffers the server queues between
+    // SETUP and PLAY once both RTCP sender reports are in; at 1 ms a frame it is spread out.
     let client = gst_launch(
         &format!(
-            "rtspsrc location={url} protocols=tcp latency=300 ! rtph264depay ! h264parse ! mpegtsmux ! filesink location={}",
+            "rtspsrc location={url} protocols=tcp latency=300 buffer-mode=none max-ts-offset-adjustment=1000000 ! rtph264depay ! h264parse ! mpegtsmux ! filesink location={}",
             recording.display()
         ),
         &dir.path().join("rtsp.log"),
@@ -71,8 +75,17 @@ fn rtsp_client_records_continuously_across_a_switch() {
         first_bright > 12,
         "recording starts after the switch: {levels:?}"
     );
+    // The bright clip is two seconds (24 frames); then the attract loop's dark clip is back.
+    let bright = levels[first_bright..]
+        .iter()
+        .take_while(|&&l| l > 150.0)
+        .count();
     assert!(
-        levels[first_bright..].iter().all(|&l| l > 150.0),
+        (22..=25).contains(&bright),
+        "{bright} bright frames: {levels:?}"
+    );
+    assert!(
+        levels[first_bright + bright..].iter().all(|&l| l < 50.0),
         "{levels:?}"
     );
     assert_eq!(status.repeated_frames, 0, "{status:?}");
@@ -151,7 +164,6 @@ fn udp_receiver_gets_the_program() {
 }
 
 #[test]
-#[ignore = "incomplete: srtsrc receives data but stalls; the TS it records has no PAT/PMT yet"]
 fn srt_caller_gets_the_program() {
     receiver_gets_the_program(true);
 }
@@ -165,7 +177,7 @@ fn receiver_gets_the_program(srt: bool) {
     let client_line = if srt {
         outputs.srt = Some(SrtConfig { port });
         format!(
-            "srtsrc uri=srt://127.0.0.1:{port} ! filesink location={}",
+            "srtsrc uri=srt://127.0.0.1:{port}?mode=caller ! filesink location={}",
             recording.display()
         )
     } else {

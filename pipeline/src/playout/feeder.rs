@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use reel_clip::ClipFormat;
@@ -26,7 +26,7 @@ pub(crate) enum Command {
     SetPlaylist(Vec<PathBuf>),
     SetAttract(bool),
     Slate(Option<SlateInfo>),
-    Shutdown(SyncSender<Result<(), PipelineError>>, Instant),
+    Shutdown(SyncSender<Result<(), PipelineError>>, Duration),
 }
 
 /// What a tick can show.
@@ -102,9 +102,9 @@ impl Feeder {
         loop {
             loop {
                 match commands.try_recv() {
-                    Ok(Command::Shutdown(reply, deadline)) => {
+                    Ok(Command::Shutdown(reply, timeout)) => {
                         drop(state);
-                        let outcome = self.shutdown(deadline);
+                        let outcome = self.shutdown(timeout);
                         if reply.send(outcome).is_err() {
                             tracing::debug!("nobody waits for the playout shutdown");
                         }
@@ -114,9 +114,7 @@ impl Feeder {
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         drop(state);
-                        if let Err(err) =
-                            self.shutdown(Instant::now() + crate::outputs::FINISH_GRACE)
-                        {
+                        if let Err(err) = self.shutdown(crate::outputs::FINISH_GRACE) {
                             tracing::warn!(%err, "playout shutdown after its handle was dropped");
                         }
                         return;
@@ -324,7 +322,8 @@ impl Feeder {
         }
     }
 
-    fn shutdown(mut self, deadline: Instant) -> Result<(), PipelineError> {
+    fn shutdown(mut self, timeout: Duration) -> Result<(), PipelineError> {
+        let deadline = Instant::now() + timeout;
         let left = |d: Instant| {
             gst::ClockTime::from_nseconds(
                 d.saturating_duration_since(Instant::now()).as_nanos() as u64
@@ -355,7 +354,7 @@ impl Feeder {
         if Instant::now() > deadline {
             return Err(PipelineError::Timeout {
                 what: "the playout outputs to finish",
-                waited: crate::outputs::FINISH_GRACE,
+                waited: timeout,
             });
         }
         Ok(())

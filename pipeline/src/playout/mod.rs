@@ -33,7 +33,8 @@
 //!   to each output's own pipeline (HLS, SRT, RTP/UDP, each RTSP media) without blocking; a
 //!   full queue drops data for that output only, and an output whose pipeline fails is
 //!   removed and reported while the rest carry on. All pipelines share the system clock and one
-//!   base time, so a buffer's timestamp means the same instant everywhere.
+//!   base time, so a running time means the same instant everywhere; the encoded buffers are
+//!   handed on stamped with their running time (the encoder's own segment starts at 1000 h).
 //!
 //! An `input-selector` or `compositor` over per-clip branches was the alternative. It needs
 //! pad-blocking and segment/offset surgery at every switch (each decoded clip starts at zero),
@@ -55,7 +56,8 @@
 //! # SRT listener, and a caller
 //! gst-launch-1.0 videotestsrc is-live=true num-buffers=100 ! video/x-raw,width=320,height=240,framerate=24/1 \
 //!   ! videoconvert ! x264enc tune=zerolatency key-int-max=24 ! h264parse config-interval=-1 \
-//!   ! mpegtsmux alignment=7 ! srtsink uri="srt://:7001?mode=listener" wait-for-connection=false
+//!   ! mpegtsmux alignment=7 pat-interval=9000 pmt-interval=9000 \
+//!   ! srtsink uri="srt://:7001?mode=listener" wait-for-connection=false
 //! gst-launch-1.0 srtsrc uri=srt://127.0.0.1:7001 ! tsdemux ! h264parse ! fakesink num-buffers=20
 //! # RTP/UDP, and a receiver
 //! gst-launch-1.0 videotestsrc is-live=true num-buffers=60 ! video/x-raw,width=320,height=240,framerate=24/1 \
@@ -250,8 +252,7 @@ impl Playout {
             return Ok(());
         };
         let (reply, outcome) = mpsc::sync_channel(1);
-        self.handle
-            .send(Command::Shutdown(reply, Instant::now() + timeout))?;
+        self.handle.send(Command::Shutdown(reply, timeout))?;
         // One extra tick of slack: the feeder may be waiting for its next frame time.
         let outcome = outcome
             .recv_timeout(timeout + Duration::from_secs(1))
