@@ -10,6 +10,9 @@ use reel_engines::{CancelToken, Engine, EngineError, GenerateRequest};
 use reel_pipeline::{EncoderConfig, Mp4Info, Mp4Writer, PipelineError};
 use serde::Serialize;
 
+/// The part of a job's progress that belongs to the engine; encoding and writing take the rest.
+const ENGINE_SHARE: f64 = 0.98;
+
 /// Everything a generation needs besides the engine.
 #[derive(Debug, Clone)]
 pub struct ClipRequest {
@@ -82,7 +85,14 @@ pub fn generate_clip(
             guidance: None,
         },
         cancel,
-        on_progress,
+        // The engine's 100 % is not the job's: draining the encoder and writing the file come
+        // after it, so its progress is scaled below the finishing stages.
+        &mut |p: Progress| {
+            on_progress(Progress {
+                fraction: p.fraction.clamp(0.0, 1.0) * ENGINE_SHARE,
+                ..p
+            })
+        },
         &mut |chunk: Chunk| {
             writer.push(chunk).map_err(|e| {
                 let text = e.to_string();
