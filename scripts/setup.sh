@@ -12,7 +12,7 @@ APT_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  mosquitto mosquitto-clients dbus libglib2.0-bin systemd
+  mosquitto mosquitto-clients openssl dbus libglib2.0-bin systemd
   systemd python3-venv # systemd-analyze, -sysusers, -tmpfiles and a venv for oelint-adv (#10)
 )
 
@@ -76,8 +76,25 @@ install_oelint_adv() {
   "$venv/bin/pip" install -q --disable-pip-version-check "oelint-adv==$OELINT_ADV_VERSION"
 }
 
+# The simulated world and its evaluator (#4) run in a venv of their own, pinned by
+# scripts/world/requirements.txt; a copy of that file marks the venv as up to date.
+install_world_venv() {
+  local venv="$REEL_ROOT/.cache/world-venv" requirements="$REEL_ROOT/scripts/world/requirements.txt"
+  REEL_WORLD_PYTHON="$venv/bin/python"
+  export REEL_WORLD_PYTHON
+  if [ -x "$REEL_WORLD_PYTHON" ] && cmp -s "$requirements" "$venv/requirements.txt"; then
+    return 0
+  fi
+  say "installing the world simulator's Python packages (PyPI) into .cache/world-venv"
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$venv/requirements.txt"
+}
+
 install_debian_packages
 install_onnxruntime
 install_oelint_adv
+install_world_venv
 check_rust
 say "ready (ORT_DYLIB_PATH=$ORT_DYLIB_PATH)"

@@ -15,3 +15,5 @@ echo "test: systemd units (verify, security, sysusers, tmpfiles)" >&2
 scripts/check-systemd-units
 echo "test: meta-reel (crates in sync with Cargo.lock, oelint-adv)" >&2
 scripts/check-yocto-layer
+echo "test: simulated world and its evaluator (python unittest)" >&2
+"$REEL_WORLD_PYTHON" -m unittest discover -s scripts/world
