@@ -28,6 +28,12 @@ pub struct Config {
     pub output: OutputConfig,
     /// Local control over D-Bus.
     pub dbus: DbusConfig,
+    /// Remote control over MQTT.
+    pub mqtt: crate::mqtt::MqttConfig,
+    /// The kiosk playout (one continuous program); off by default.
+    pub playout: reel_pipeline::PlayoutConfig,
+    /// Live outputs of the playout (HLS, RTSP, SRT, RTP/UDP, display).
+    pub outputs: reel_pipeline::OutputsConfig,
 }
 
 /// Logging settings.
@@ -155,6 +161,9 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             output: OutputConfig::default(),
             dbus: DbusConfig::default(),
+            mqtt: crate::mqtt::MqttConfig::default(),
+            playout: reel_pipeline::PlayoutConfig::default(),
+            outputs: reel_pipeline::OutputsConfig::default(),
         }
     }
 }
@@ -307,6 +316,8 @@ impl Config {
                 message: "must name a Unix group, e.g. \"reel\"".into(),
             });
         }
+        self.mqtt.validate()?;
+        crate::playout::validate(&self.playout, &self.outputs)?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::Invalid {
                 key: "log.level",

@@ -2,11 +2,14 @@
 //! the engines (prompt → timed media) with the pipeline (timed media → encoded outputs).
 //! `reeld` and `reelctl` are thin binaries over it.
 
+pub mod api;
 pub mod config;
 pub mod dbus;
 pub mod events;
 pub mod generate;
 pub mod logging;
+pub mod mqtt;
+pub mod playout;
 pub mod queue;
 pub mod service;
 pub mod store;

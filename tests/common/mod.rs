@@ -3,8 +3,10 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod broker;
 pub mod bus;
 pub mod dbus_client;
+pub mod live;
 
 pub mod notify_socket;
 
@@ -112,6 +114,16 @@ impl Setup {
             Some(bus.address.clone()),
             extra_toml,
         )
+    }
+
+    /// Without D-Bus, with more sections (e.g. `[mqtt]`) after `[jobs]`.
+    pub fn with_sections(jobs_toml: &str, sections: &str) -> Setup {
+        let setup = Setup::new(jobs_toml);
+        let mut text = std::fs::read_to_string(&setup.config).unwrap();
+        text.push('\n');
+        text.push_str(sections);
+        std::fs::write(&setup.config, text).unwrap();
+        setup
     }
 
     fn with_dbus(dbus_toml: &str, bus_address: Option<String>, extra_toml: &str) -> Setup {
