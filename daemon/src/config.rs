@@ -186,6 +186,17 @@ impl Default for EngineConfig {
     }
 }
 
+impl JobsConfig {
+    /// The limits a submission is checked against, for a bundle that allows `max_seconds`.
+    pub fn limits(&self, max_seconds: f64) -> crate::queue::Limits {
+        crate::queue::Limits {
+            capacity: self.queue_capacity,
+            max_prompt_chars: self.max_prompt_chars,
+            max_seconds,
+        }
+    }
+}
+
 impl Default for JobsConfig {
     fn default() -> Self {
         JobsConfig {

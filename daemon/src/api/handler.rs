@@ -11,19 +11,17 @@ use serde_json::{Value, json};
 use super::request::{BundleTarget, Request, Verb};
 use super::selection::{available_bundles, read_selected, write_selected};
 use super::{ApiError, ErrorCode, Response};
-use crate::config::Config;
+use crate::config::{Config, JobsConfig};
 use crate::events::{JobEvent, ServiceHandle};
-use crate::queue::{AdmissionError, CancelAction, JobState, Limits};
+use crate::queue::{AdmissionError, CancelAction, JobState};
 use crate::service::now_ms;
 use crate::store::{JobRecord, NewJob, Store, StoreError};
 
 /// What the API needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
-    /// `jobs.queue_capacity`.
-    pub capacity: u32,
-    /// `jobs.max_prompt_chars`.
-    pub max_prompt_chars: u32,
+    /// Queue capacity and prompt limits.
+    pub jobs: JobsConfig,
     /// `engine.bundle`: used until another is selected.
     pub default_bundle: PathBuf,
     /// Where the selection is kept.
@@ -36,8 +34,7 @@ impl ApiSettings {
     /// From reeld's configuration.
     pub fn from_config(config: &Config) -> ApiSettings {
         ApiSettings {
-            capacity: config.jobs.queue_capacity,
-            max_prompt_chars: config.jobs.max_prompt_chars,
+            jobs: config.jobs.clone(),
             default_bundle: config.engine.bundle.clone(),
             state_dir: config.state_dir.clone(),
             providers: config
@@ -178,11 +175,7 @@ impl Api {
             seed: seed.unwrap_or_else(|| fastrand::u64(..1_000_000_000)),
             bundle: bundle.display().to_string(),
         };
-        let limits = Limits {
-            capacity: self.settings.capacity,
-            max_prompt_chars: self.settings.max_prompt_chars,
-            max_seconds,
-        };
+        let limits = self.settings.jobs.limits(max_seconds);
         let record = self
             .with_store(move |store| {
                 let id = store.submit(&job, &limits, now_ms())?;

@@ -15,9 +15,9 @@ use super::errors::ReelError;
 use super::job::Job;
 use super::options::JobOptions;
 use super::{JOB_PATH_PREFIX, job_path};
-use crate::config::Config;
+use crate::config::{Config, JobsConfig};
 use crate::events::{JobEvent, ServiceHandle};
-use crate::queue::{CancelAction, JobId, JobState, Limits};
+use crate::queue::{CancelAction, JobId, JobState};
 use crate::service::now_ms;
 use crate::store::{JobRecord, NewJob, Store, StoreError};
 
@@ -33,8 +33,7 @@ pub struct Context {
     store: Arc<Mutex<Store>>,
     pub(super) handle: ServiceHandle,
     auth: Authorizer,
-    capacity: u32,
-    max_prompt_chars: u32,
+    jobs: JobsConfig,
     default_bundle: PathBuf,
     pub(super) connection: Connection,
     /// Job objects on the bus, and whether each job is over.
@@ -57,8 +56,7 @@ impl Context {
             store: Arc::new(Mutex::new(store)),
             handle,
             auth,
-            capacity: config.jobs.queue_capacity,
-            max_prompt_chars: config.jobs.max_prompt_chars,
+            jobs: config.jobs.clone(),
             default_bundle: config.engine.bundle.clone(),
             connection,
             registry: tokio::sync::Mutex::new(BTreeMap::new()),
@@ -119,7 +117,6 @@ impl Context {
         let bundle = options
             .bundle
             .unwrap_or_else(|| self.default_bundle.clone());
-        let (capacity, max_prompt_chars) = (self.capacity, self.max_prompt_chars);
         let opened = tokio::task::spawn_blocking({
             let bundle = bundle.clone();
             move || reel_engines::Bundle::open(&bundle)
@@ -141,11 +138,7 @@ impl Context {
             seed: options.seed.unwrap_or_else(random_seed),
             bundle: bundle.display().to_string(),
         };
-        let limits = Limits {
-            capacity,
-            max_prompt_chars,
-            max_seconds,
-        };
+        let limits = self.jobs.limits(max_seconds);
         let record = self
             .with_store(move |store| {
                 let id = store.submit(&job, &limits, now_ms())?;

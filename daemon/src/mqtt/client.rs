@@ -315,7 +315,7 @@ impl Protocol {
                 .iter()
                 .filter(|j| j.state == JobState::Queued)
                 .count(),
-            capacity: self.api.settings().capacity,
+            capacity: self.api.settings().jobs.queue_capacity,
             current,
             prompt: self.api.pending_prompt(),
         });

@@ -77,11 +77,7 @@ fn resolve(config: &Config, clip: &ClipArgs) -> Result<Resolved, Failure> {
             "{e}\n(pass --bundle PATH or set engine.bundle in the configuration)"
         ))
     })?;
-    let limits = Limits {
-        capacity: config.jobs.queue_capacity,
-        max_prompt_chars: config.jobs.max_prompt_chars,
-        max_seconds: bundle.manifest().clip.max_seconds,
-    };
+    let limits = config.jobs.limits(bundle.manifest().clip.max_seconds);
     reel_daemon::queue::admit(0, &clip.prompt, clip.seconds, &limits)
         .map_err(|e| Failure::Failed(e.to_string()))?;
     let seed = clip.seed.unwrap_or_else(random_seed);
